@@ -1,0 +1,22 @@
+"""Shared test set-up: no network, a private cache, and the paper's reference files when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "reference"
+REFERENCE_PICKLES = sorted(REFERENCE_DIR.glob("*.pickle")) if REFERENCE_DIR.is_dir() else []
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    """The paper's published result files (the repo's sibling shared/ folder)."""
+    if not REFERENCE_PICKLES:
+        pytest.skip("shared/fixtures/reference is not beside this checkout")
+    return REFERENCE_DIR
