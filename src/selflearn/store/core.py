@@ -10,96 +10,21 @@ import json
 import math
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from selflearn.errors import UserError
-from selflearn.types import Answer, Evidence, Pair, Question
+from selflearn.store.learning import LearningTables
+from selflearn.store.schema import MIGRATIONS, blob, num, now, unblob
+from selflearn.types import Answer, Question
 
 DB_NAME = "selflearn.db"
 
-MIGRATIONS: list[str] = [
-    # 1: the self-questioning stage and everything after it.
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,                 -- questions | imported
-        method TEXT, model TEXT, model_version TEXT, scorer TEXT,
-        seed INTEGER, n_target INTEGER,
-        status TEXT NOT NULL,               -- running | done
-        config_json TEXT NOT NULL DEFAULT '{}', env_json TEXT NOT NULL DEFAULT '{}',
-        parent_run_id INTEGER, cycle INTEGER, label TEXT,
-        created_at TEXT NOT NULL, finished_at TEXT);
-    CREATE TABLE questions (
-        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
-        idx INTEGER NOT NULL, batch INTEGER NOT NULL,
-        topics TEXT NOT NULL, prompt TEXT NOT NULL, method TEXT NOT NULL, meta_json TEXT NOT NULL DEFAULT '{}',
-        UNIQUE(run_id, idx));
-    CREATE INDEX questions_batch ON questions(run_id, batch);
-    CREATE TABLE answers (
-        question_id INTEGER PRIMARY KEY REFERENCES questions(id),
-        passage TEXT NOT NULL, sentences_json TEXT NOT NULL, model_version TEXT);
-    CREATE TABLE samples (
-        question_id INTEGER NOT NULL REFERENCES questions(id), idx INTEGER NOT NULL, text TEXT NOT NULL,
-        PRIMARY KEY (question_id, idx));
-    CREATE TABLE scores (
-        question_id INTEGER NOT NULL REFERENCES questions(id), scorer TEXT NOT NULL,
-        sentence_scores BLOB NOT NULL, average_score REAL,
-        PRIMARY KEY (question_id, scorer));
-    CREATE TABLE embeddings (
-        question_id INTEGER NOT NULL REFERENCES questions(id), field TEXT NOT NULL, embedder TEXT NOT NULL,
-        vector BLOB NOT NULL, PRIMARY KEY (question_id, field, embedder));
-    CREATE TABLE run_metrics (
-        run_id INTEGER NOT NULL REFERENCES runs(id), scorer TEXT NOT NULL, embedder TEXT NOT NULL,
-        metrics_json TEXT NOT NULL, labels_json TEXT NOT NULL, created_at TEXT NOT NULL,
-        PRIMARY KEY (run_id, scorer, embedder));
-    CREATE TABLE pages (
-        url TEXT PRIMARY KEY, final_url TEXT, status INTEGER, content_type TEXT, text TEXT, error TEXT,
-        fetched_at TEXT NOT NULL);
-    CREATE TABLE evidence (
-        id INTEGER PRIMARY KEY, question_id INTEGER NOT NULL REFERENCES questions(id),
-        prompt TEXT, answer_text TEXT, summary_text TEXT, full_text TEXT, answer_score REAL, source_url TEXT);
-    CREATE TABLE judgements (
-        question_id INTEGER NOT NULL REFERENCES questions(id), judge TEXT NOT NULL,
-        reference TEXT, similarity REAL, similarity_text TEXT, PRIMARY KEY (question_id, judge));
-    CREATE TABLE pairs (
-        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), question_id INTEGER,
-        prompt TEXT NOT NULL, chosen TEXT NOT NULL, rejected TEXT NOT NULL, kind TEXT NOT NULL, similarity REAL);
-    CREATE TABLE stages (
-        run_id INTEGER NOT NULL REFERENCES runs(id), stage TEXT NOT NULL, status TEXT NOT NULL,
-        details_json TEXT NOT NULL DEFAULT '{}', updated_at TEXT NOT NULL, PRIMARY KEY (run_id, stage));
-    CREATE TABLE model_versions (
-        name TEXT PRIMARY KEY, parent TEXT, path TEXT NOT NULL, base_model TEXT, run_id INTEGER,
-        status TEXT NOT NULL, metrics_json TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
-    CREATE TABLE evaluations (
-        id INTEGER PRIMARY KEY, run_id INTEGER, model_version TEXT, measure TEXT NOT NULL, value REAL,
-        details_json TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
-    """,
-]
 
 
-def now() -> str:
-    """UTC time stamp used in every table."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _blob(arr: np.ndarray) -> bytes:
-    return np.asarray(arr, dtype="<f4").tobytes()
-
-
-def _unblob(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, dtype="<f4").astype(np.float64)
-
-
-def _num(x: float) -> float | None:
-    """SQLite has no NaN: store it as NULL."""
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-class Store:
+class Store(LearningTables):
     """The workspace database. Methods write whole batches in one transaction."""
 
     def __init__(self, workspace: str | Path):
@@ -253,13 +178,13 @@ class Store:
         """Store sentence scores and passage score per question (replacing an earlier score of this scorer)."""
         with self.tx() as db:
             db.executemany("INSERT OR REPLACE INTO scores (question_id, scorer, sentence_scores, average_score)"
-                           " VALUES (?,?,?,?)", [(qid, scorer, _blob(s), _num(avg)) for qid, s, avg in items])
+                           " VALUES (?,?,?,?)", [(qid, scorer, blob(s), num(avg)) for qid, s, avg in items])
 
     def scores(self, run_id: int, scorer: str) -> dict[int, tuple[np.ndarray, float]]:
         """(sentence scores, passage score) by question id; NaN where the passage had no scorable sentence."""
         rows = self.db.execute("SELECT s.* FROM scores s JOIN questions q ON q.id=s.question_id"
                                " WHERE q.run_id=? AND s.scorer=?", (run_id, scorer)).fetchall()
-        return {r["question_id"]: (_unblob(r["sentence_scores"]),
+        return {r["question_id"]: (unblob(r["sentence_scores"]),
                                    math.nan if r["average_score"] is None else float(r["average_score"]))
                 for r in rows}
 
@@ -284,7 +209,7 @@ class Store:
         """Store embeddings once; later metric runs reuse them."""
         with self.tx() as db:
             db.executemany("INSERT OR REPLACE INTO embeddings (question_id, field, embedder, vector) VALUES (?,?,?,?)",
-                           [(qid, field, embedder, _blob(v)) for qid, v in items])
+                           [(qid, field, embedder, blob(v)) for qid, v in items])
 
     def set_metrics(self, run_id: int, scorer: str, embedder: str, metrics: dict, labels: Sequence[int]) -> None:
         """Store a run's four scores and cluster labels (labels in proposed_questions order)."""
