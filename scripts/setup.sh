@@ -23,13 +23,16 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# WordNet 3.0 from Debian (no network at run time); nltk reads it once copied into its data path.
+# Debian packages: WordNet 3.0 (read by nltk, no network at run time) and Chromium (the report's browser test).
+need=()
+[ -f /usr/share/wordnet/index.sense ] || need+=(wordnet-base wordnet-sense-index)
+[ -x /usr/bin/chromium ] || [ "${SELFLEARN_NO_CHROMIUM:-0}" = 1 ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 if [ ! -f "$VENV/nltk_data/corpora/wordnet/lexnames" ]; then
-  if [ ! -d /usr/share/wordnet ] || [ ! -f /usr/share/wordnet/index.sense ]; then
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null
-  fi
   "$VENV/bin/python" -m selflearn.resources.wordnet_install "$VENV/nltk_data"
 fi
 echo "selflearn set-up complete ($VENV)"

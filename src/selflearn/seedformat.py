@@ -125,7 +125,7 @@ def export_seed_dict(store: "Store", run_id: int, *, scorer: str, threshold: flo
     """A run as the seed's result dictionary (every documented key; embeddings as numpy arrays)."""
     import numpy as np
 
-    from selflearn.selfquestion import split_run
+    from selflearn.split import split_run
 
     run = store.run(run_id)
     metrics = store.metrics(run_id, scorer)

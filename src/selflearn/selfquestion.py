@@ -18,6 +18,7 @@ from selflearn.generate import answer_questions
 from selflearn.progress import Progress, SilentProgress
 from selflearn.protocols import Embedder, Generator, HallucinationScorer, QuestionSource
 from selflearn.score.sentences import SentenceSplitter
+from selflearn.split import split_run
 from selflearn.store import Store
 from selflearn.types import Answer, nan_safe_mean
 
@@ -102,29 +103,6 @@ def _score(store: Store, run_id: int, parts: Components, *, batch_ids: list[int]
     if nan_count:
         log.info("%d passages had no scorable sentence (empty answer); they count as not hallucinated", nan_count)
     store.add_scores(parts.scorer_name, items)
-
-
-@dataclass
-class RunSplit:
-    """A run's questions split as the seed orders them: Q_H first, then Q_NH, each in proposal order."""
-
-    ids: list[int]
-    questions: list[str]
-    hallucinated: list[bool]
-
-    @property
-    def n_hallucinated(self) -> int:
-        return sum(self.hallucinated)
-
-
-def split_run(store: Store, run_id: int, scorer_name: str, threshold: float) -> RunSplit:
-    """Order a run's scored questions into the seed's proposed_questions order."""
-    rows = store.question_rows(run_id)
-    scores = store.scores(run_id, scorer_name)
-    flagged = [(r, (not math.isnan(scores[r["id"]][1])) and scores[r["id"]][1] > threshold)
-               for r in rows if r["id"] in scores]
-    ordered = [x for x in flagged if x[1]] + [x for x in flagged if not x[1]]
-    return RunSplit([r["id"] for r, _ in ordered], [r["prompt"] for r, _ in ordered], [h for _, h in ordered])
 
 
 def ensure_embeddings(store: Store, ids: list[int], texts: list[str], *, field: str, embedder: Embedder,

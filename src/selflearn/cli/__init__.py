@@ -72,3 +72,4 @@ def main() -> None:
 # Register the commands (modules import `app` from here).
 from selflearn.cli import questions as _questions  # noqa: E402,F401
 from selflearn.cli import results as _results  # noqa: E402,F401
+from selflearn.cli import report as _report  # noqa: E402,F401

@@ -161,7 +161,7 @@ def runs(workspace: str = WORKSPACE, json_out: bool = JSON_OUT) -> None:
 @app.command()
 def show(run: int = typer.Argument(..., help="Run id."), workspace: str = WORKSPACE, json_out: bool = JSON_OUT) -> None:
     """Print one run's summary: config, counts, scores and its Points in the Unknown."""
-    from selflearn.selfquestion import split_run
+    from selflearn.split import split_run
 
     store = open_store(workspace)
     info = store.run(run)
