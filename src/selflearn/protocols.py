@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from selflearn.types import Answer, GenParams, Hit, Question
+
+if TYPE_CHECKING:  # the record lives with the reader; importing it here at run time would be circular
+    from selflearn.search.reader import PageRecord
 
 
 @runtime_checkable
@@ -42,3 +45,12 @@ class SearchEngine(Protocol):
     """A query in, ranked hits out. Failures are logged and give no hits; they never raise."""
 
     def search(self, query: str, k: int) -> list[Hit]: ...
+
+
+@runtime_checkable
+class PageCache(Protocol):
+    """Pages already read, keyed by the requested URL, so a resumed knowledge search never fetches a page twice."""
+
+    def get(self, url: str) -> "PageRecord | None": ...
+
+    def put(self, record: "PageRecord") -> None: ...
