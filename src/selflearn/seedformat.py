@@ -36,6 +36,8 @@ _NUMPY_DTYPE_CLASSES = ("numpy.dtypes", "numpy")
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED or (module in _NUMPY_DTYPE_CLASSES and name.endswith("DType")):
+            if module.startswith("numpy.core."):  # files pickled under numpy 1.x; numpy 2 renamed the module
+                module = "numpy._core." + module.removeprefix("numpy.core.")
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy types are allowed")
 
