@@ -58,9 +58,28 @@ def build(config: Config) -> Built:
 def start_questions_run(store: Store, config: Config, *, label: str | None = None) -> int:
     """Create a self-questioning run for this config."""
     q = config.questions
+    if q.method == "external" and q.topics and (q.topics == "serpapi" or "://" in q.topics):
+        config = _freeze_topics(store, config)
     return store.create_run(kind="questions", method=q.method, model=config.generation.model,
                             scorer=components.scorer_name(config.scoring), seed=q.seed, n_target=q.n,
                             config=config.to_dict(), env=environment(), label=label)
+
+
+def _freeze_topics(store: Store, config: Config) -> Config:
+    """Live topics (SerpApi trends, a feed) are fetched once and kept with the run, so a resume sees the same sets."""
+    import copy
+    import json
+    import time
+
+    from selflearn.questions.external import topic_sets_from
+
+    sets = topic_sets_from(config.questions.topics)
+    path = store.workspace / "topics" / f"{config.questions.method}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(sets, indent=1))
+    frozen = copy.deepcopy(config)
+    frozen.questions.topics = str(path)
+    return frozen
 
 
 def resume_config(store: Store, run_id: int | None) -> tuple[int, Config]:
@@ -76,8 +95,10 @@ def resume_config(store: Store, run_id: int | None) -> tuple[int, Config]:
 
 
 def run_questions(store: Store, config: Config, run_id: int, *, built: Built | None = None,
-                  progress: Progress | None = None) -> dict:
-    """Self-questioning + scoring + metrics for one run, resuming whatever the store holds; returns the metrics."""
+                  progress: Progress | None = None, finish: bool = True) -> dict:
+    """Self-questioning + scoring + metrics for one run, resuming whatever the store holds; returns the metrics.
+
+    finish=False leaves the run open (a learning cycle finishes it after its last stage)."""
     progress = progress or SilentProgress()
     built = built or build(config)
     q = config.questions
@@ -89,5 +110,6 @@ def run_questions(store: Store, config: Config, run_id: int, *, built: Built | N
                               threshold=config.scoring.threshold, embedder=built.embedder,
                               embedder_name=config.metrics.embedder, reduce_dims=config.metrics.reduce_dims)
         bar.advance()
-    store.finish_run(run_id)
+    if finish:
+        store.finish_run(run_id)
     return summary

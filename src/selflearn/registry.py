@@ -16,11 +16,11 @@ GENERATORS = {
     "fake": "selflearn.generate.fake:FakeGenerator",
 }
 QUESTION_SOURCES = {
-    "open": "selflearn.questions.open:OpenGeneration",
-    "induced": "selflearn.questions.induced:InducedGeneration",
-    "oracle": "selflearn.questions.oracle:OracleSelected",
-    "external": "selflearn.questions.external:ExternalPrompt",
-    "baseline": "selflearn.questions.baseline:BaselineQuestions",
+    "open": "selflearn.questions.open:OpenSource",
+    "induced": "selflearn.questions.induced:InducedSource",
+    "oracle": "selflearn.questions.oracle:OracleSource",
+    "external": "selflearn.questions.external:ExternalSource",
+    "baseline": "selflearn.questions.baseline:BaselineSource",
 }
 SCORERS = {
     "offline": "selflearn.score.offline:OfflineScorer",

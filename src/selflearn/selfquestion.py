@@ -46,6 +46,9 @@ def run_self_questioning(store: Store, run_id: int, parts: Components, *, n: int
                          num_samples: int, progress: Progress | None = None) -> None:
     """Fill run_id up to n scored questions, resuming whatever the store already holds."""
     progress = progress or SilentProgress()
+    # Induced generation asks one question per word (six) of each topic set: keep the sets whole within a batch.
+    group = len(getattr(parts.source, "words", ()) or (None,))
+    batch_size = -(-batch_size // group) * group
     batches = list(range(0, n, batch_size))
     done_before = len(store.question_rows(run_id)) - len(store.unanswered(run_id))
     with progress.task("questions + answers + scores", total=n) as bar:

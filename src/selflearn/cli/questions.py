@@ -36,7 +36,7 @@ def questions(
     json_out: bool = JSON_OUT,
 ) -> None:
     """Self-questioning: propose questions, answer each greedily and 10x sampled, score, measure."""
-    from selflearn.config import load_config
+    from selflearn.config import from_dict, load_config
     from selflearn.loop import resume_config, run_questions, start_questions_run
     from selflearn.progress import RichProgress
 
@@ -62,9 +62,10 @@ def questions(
     with RichProgress() as progress:
         built = None
         for run_id, cfg in jobs:
-            built = _reuse_or_build(built, cfg)
             if run_id is None:
                 run_id = start_questions_run(store, cfg)
+                cfg = from_dict(store.run(run_id)["config"])  # as stored (live topics frozen to a file)
+            built = _reuse_or_build(built, cfg)
             summary = run_questions(store, cfg, run_id, built=built, progress=progress)
             summaries.append({"run": run_id, "method": cfg.questions.method,
                               "temperature": cfg.questions.temperature, "model": cfg.generation.model, **summary})
