@@ -118,3 +118,16 @@ def test_real_wordnet_topic_space(tmp_path):
     for topic in space.sample(5, np.random.default_rng(0)):
         parts = topic.split(", ")
         assert len(set(parts)) == 3 and set(parts) <= nouns
+
+
+def test_exact_neighbours_match_a_kd_tree():
+    from scipy.spatial import cKDTree
+
+    from selflearn.questions.oracle import TopicSpace, l1_normalise
+
+    rng = np.random.default_rng(3)
+    emb = rng.standard_normal((2000, 48)).astype(np.float32)
+    space = TopicSpace([f"w{i} ### d" for i in range(2000)], emb)
+    queries = l1_normalise(rng.standard_normal((25, 48)))
+    _, expected = cKDTree(l1_normalise(emb.astype(np.float64))).query(queries, k=10)
+    assert (space.nearest(queries, 10) == expected).mean() > 0.99  # float32 ties aside, the same neighbours
