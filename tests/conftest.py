@@ -20,3 +20,17 @@ def reference_dir() -> Path:
     if not REFERENCE_PICKLES:
         pytest.skip("shared/fixtures/reference is not beside this checkout")
     return REFERENCE_DIR
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread_for_tiny_models(request):
+    """Tiny models spend their time in thread hand-offs, not arithmetic: one torch thread is many times faster."""
+    if request.node.get_closest_marker("integration") is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -19,7 +19,7 @@ KEYS = ("curiosity_score", "knowledge_limit_awareness_score", "brevity_coefficie
 def test_metrics_reuse_labels_reproduces_the_papers_scores_exactly(path, tmp_path):
     result = CliRunner().invoke(app, ["metrics", str(path), "--reuse-labels", "--json", "-w", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    computed = json.loads(result.output)
+    computed = json.loads(result.stdout)
     stored = load_result_file(path)
     for key in KEYS:
         assert computed[key] == pytest.approx(float(stored[key]), abs=1e-12), key
@@ -44,6 +44,6 @@ def test_rescore_prints_agreement_with_the_stored_nli_scores(reference_dir, tmp_
     result = CliRunner().invoke(app, ["rescore", str(path), "--scorer", "offline", "--limit", "40", "--json",
                                       "-w", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["n"] == 40 and out["reference"] == "stored" and out["scorer"] == "offline"
     assert out["auroc"] > 0.5 and out["spearman"] > 0.0

@@ -1,0 +1,119 @@
+"""`selflearn learn`: whole cycles on the fake generator + a tiny random Llama for training, and resume after a kill.
+
+The fake generator asks and answers (scripted topics, so the local index finds evidence); training, merging and
+evaluation run for real through TRL/PEFT/transformers on the tiny model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from selflearn.cli import app
+from selflearn.generate.fake import TOPICS
+from selflearn.store import Store
+
+from test_train import save_tiny
+
+pytestmark = pytest.mark.integration
+
+STAGES = ("questions", "curate", "train", "integrate", "evaluate")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("learn")
+    model = save_tiny(root / "tiny")
+    docs = root / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"title": t, "text": f"{t} is studied by researchers. The study of {t} "
+                                        f"began long ago and {t} remains an open problem."}) + "\n" for t in TOPICS))
+    heldout = root / "heldout.txt"
+    heldout.write_text("\n".join(f"A plain sentence about {t} for perplexity." for t in TOPICS))
+    config = root / "learn.toml"
+    config.write_text(f"""
+[generation]
+backend = "fake"
+model = "{model}"
+[questions]
+method = "open"
+n = 8
+batch_size = 4
+[scoring]
+scorer = "fake"
+[search]
+index = "{root / 'index.sqlite'}"
+[training]
+max_steps = 2
+batch_size = 2
+gradient_accumulation_steps = 1
+lora_r = 4
+lora_alpha = 8
+[evaluation]
+heldout = "{heldout}"
+n_heldout = 10
+""")
+    assert CliRunner().invoke(app, ["index", "build", str(docs), "--index", str(root / "index.sqlite")]).exit_code == 0
+    return {"config": str(config)}
+
+
+def _learn(setup, ws, *extra):
+    return CliRunner().invoke(app, ["learn", "--cycles", "2", "-c", setup["config"], "-w", str(ws), "--json", *extra])
+
+
+def _check_two_cycles(ws: Path) -> None:
+    store = Store(ws)
+    runs = [r for r in store.runs() if r["cycle"] is not None]
+    assert [r["cycle"] for r in runs] == [1, 2] and all(r["status"] == "done" for r in runs)
+    assert runs[1]["parent_run_id"] == runs[0]["id"]
+    versions = store.versions()
+    assert [v["run_id"] for v in versions] == [r["id"] for r in runs]
+    assert versions[1]["parent"] == versions[0]["name"]  # cycle 2 learned on top of cycle 1's merged model
+    for run in runs:
+        assert all(store.stage(run["id"], s)["status"] == "done" for s in STAGES)
+        assert store.count_questions(run["id"]) == 8
+        assert store.pairs(run["id"])
+        measures = {(e["model_version"], e["measure"]) for e in store.evaluations(run["id"])}
+        assert len(measures) == len(store.evaluations(run["id"]))  # nothing evaluated twice
+        assert any(m == "hallucination_on_learned_q_h" for _, m in measures)
+        assert any(m == "perplexity_word" for _, m in measures)
+    assert Path(versions[-1]["path"], "config.json").is_file()
+
+
+def test_two_cycles_run_every_stage(setup, tmp_path):
+    result = _learn(setup, tmp_path / "ws")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["cycles"]
+    assert [r["cycle"] for r in rows] == [1, 2]
+    assert rows[0]["before"]["hallucination"] is not None and rows[0]["after"]["ppl_word"] > 0
+    _check_two_cycles(tmp_path / "ws")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_learn_resumes_after_a_kill_in_any_stage(setup, tmp_path, monkeypatch, stage):
+    import selflearn.cycle as cycle
+
+    ws = tmp_path / "ws"
+    name = {"questions": "run_questions", "curate": "curate_stage", "train": "train_stage",
+            "integrate": "integrate_stage", "evaluate": "evaluate_stage"}[stage]
+    real = getattr(cycle, name)
+    calls = {"n": 0}
+
+    def dies_in_cycle_2(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second cycle's call of this stage is killed
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cycle, name, dies_in_cycle_2)
+    killed = _learn(setup, ws)
+    assert isinstance(killed.exception, KeyboardInterrupt)
+    store = Store(ws)
+    second = [r for r in store.runs() if r["cycle"] == 2][0]
+    assert store.stage(second["id"], stage)["status"] == "running" and second["status"] == "running"
+    monkeypatch.setattr(cycle, name, real)
+    resumed = _learn(setup, ws, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    _check_two_cycles(ws)
