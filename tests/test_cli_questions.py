@@ -126,3 +126,20 @@ def test_killed_run_resumes_with_nothing_lost_and_no_duplicates(tmp_path):
     ids, clean_ids = [r["id"] for r in rows], [r["id"] for r in clean_rows]
     assert [a.passage for a in store.answers(ids).values()] == [a.passage for a in clean_store.answers(clean_ids).values()]
     assert store.metrics(1)["curiosity_score"] == clean_store.metrics(1)["curiosity_score"]
+
+
+@pytest.mark.e2e
+def test_default_model_with_the_offline_scorer(tmp_path):
+    """The embedded default model and the default scorer, two questions, through the CLI."""
+    ws = str(tmp_path / "ws")
+    result = CliRunner().invoke(app, ["questions", "-m", "external", "-n", "2", "--batch-size", "2", "-w", ws,
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    store = Store(ws)
+    run = store.runs()[0]
+    assert run["model_version"] == "smollm2-135m-instruct" and run["scorer"] == "offline"
+    ids = [r["id"] for r in store.question_rows(run["id"])]
+    answers = store.answers(ids)
+    assert all(a.passage.strip() and len(a.samples) == 10 for a in answers.values())
+    scores = store.scores(run["id"], "offline")
+    assert all(0.0 <= s[1] <= 1.0 for s in scores.values() if s[0].size)

@@ -145,7 +145,8 @@ def test_answer_overlap_uses_greedy_64_tokens():
 
 
 def test_judge_verdicts():
-    from selflearn.evaluate import judge_answers, parse_verdict
+    from selflearn.evaluate import judge_answers
+    from selflearn.judge import parse_verdict
 
     assert [parse_verdict(r) for r in ["YES.", "**Partly** right", "no", "Maybe", ""]] == [1.0, 0.5, 0.0, -99.0, -99.0]
     replies = iter(["YES", "NO", "unsure"])

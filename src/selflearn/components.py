@@ -77,7 +77,7 @@ def build_scorer(scoring: ScoringConfig, *, generator: Generator | None, embedde
     if scoring.scorer == "nli":
         return cls(scoring.nli_model, batch_size=scoring.batch_size)
     if scoring.scorer == "offline":
-        return cls(embedder=embedder)
+        return cls()  # reads MiniLM's token embeddings through its own encoder
     if scoring.scorer == "llm":
         checker = generator
         if scoring.checker_model:

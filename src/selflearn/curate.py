@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from selflearn.protocols import Generator, SearchEngine
 from selflearn.search.extract import SourceText
-from selflearn.types import PASSAGE_PARAMS, Evidence, GenParams, Hit, Pair
+from selflearn.types import ANSWER_PROMPT, PASSAGE_PARAMS, Evidence, GenParams, Hit, Pair
 
 if TYPE_CHECKING:  # the reader pulls in httpx; callers that only build pairs need not load it
     from selflearn.search.extract import Extractor
@@ -25,8 +25,6 @@ if TYPE_CHECKING:  # the reader pulls in httpx; callers that only build pairs ne
 
 log = logging.getLogger(__name__)
 
-# The paper's passage prompt, also used to ask the stronger LLM for reference answers.
-ANSWER_PROMPT = "Answer concisely with only one sentence. {question}"
 LLM_SOURCE_PREFIX = "llm:"
 UNPARSEABLE = -99.0  # the paper's similarity for a judge reply that is not YES / PARTLY / NO
 KNOWN_THRESHOLD = 0.5  # similarity above this: the model already knew the answer

@@ -20,19 +20,17 @@ import numpy as np
 
 from selflearn.errors import UserError
 from selflearn.protocols import Generator, HallucinationScorer
-from selflearn.types import (HALLUCINATION_THRESHOLD, NUM_SAMPLES, PASSAGE_PARAMS, SAMPLE_PARAMS, Answer, GenParams,
+from selflearn.types import (ANSWER_PROMPT, HALLUCINATION_THRESHOLD, NUM_SAMPLES, PASSAGE_PARAMS, SAMPLE_PARAMS, Answer, GenParams,
                              Question, Score)
 
 log = logging.getLogger(__name__)
 
-PASSAGE_PROMPT = "Answer concisely with only one sentence. {question}"
 OVERLAP_PARAMS = GenParams(max_new_tokens=64, min_new_tokens=1, do_sample=False)  # greedy, 64 new tokens
 HELDOUT_MAX_WORDS = 256
 JUDGE_PROMPT = (
     "Question: {question}\n\nReference answer: {reference}\n\nCandidate answer: {answer}\n\n"
     "Does the candidate answer agree with the reference answer? Answer with only one word: YES, PARTLY or NO."
 )
-JUDGE_VALUES = {"YES": 1.0, "PARTLY": 0.5, "NO": 0.0}  # anything else: -99, as the paper's judge
 
 
 def _text(q: str | Question) -> str:
@@ -49,7 +47,7 @@ def hallucination_rescore(generator: Generator, scorer: HallucinationScorer, spl
     qs = [_text(q) for q in questions]
     if not qs:
         return {"n": 0, "mean_score": None, "share_hallucinated": None, "per_question": []}
-    prompts = [PASSAGE_PROMPT.format(question=q) for q in qs]
+    prompts = [ANSWER_PROMPT.format(question=q) for q in qs]
     passages = [outs[0] for outs in generator.generate(prompts, n=1, params=PASSAGE_PARAMS)]
     samples = generator.generate(prompts, n=NUM_SAMPLES, params=SAMPLE_PARAMS)
     answers = [Answer(prompt=q, passage=p, samples=list(s), passage_sentences=splitter(p))
@@ -156,19 +154,14 @@ def answer_overlap(generator: Generator, questions: Sequence[str | Question], re
     return {**scores, "answers": answers} if with_answers else scores
 
 
-def parse_verdict(reply: str) -> float:
-    """YES = 1, PARTLY = 0.5, NO = 0 from the reply's first word; anything else -99 (the paper's convention)."""
-    words = reply.strip().upper().replace("*", "").split()
-    first = words[0].strip(".,:;!\"'") if words else ""
-    return JUDGE_VALUES.get(first, -99.0)
-
-
 def judge_answers(judge: Generator, questions: Sequence[str | Question], answers: Sequence[str],
                   references: Sequence[str]) -> dict[str, Any]:
     """An LLM judge's YES/PARTLY/NO verdicts of answers against references; mean over parseable verdicts."""
     prompts = [JUDGE_PROMPT.format(question=_text(q), reference=r, answer=a)
                for q, a, r in zip(questions, answers, references)]
     replies = [o[0] for o in judge.generate(prompts, n=1, params=GenParams(max_new_tokens=8, do_sample=False))]
+    from selflearn.judge import parse_verdict
+
     verdicts = [parse_verdict(r) for r in replies]
     valid = [v for v in verdicts if v >= 0]
     return {"mean": float(np.mean(valid)) if valid else None, "n": len(verdicts), "unparsed": len(verdicts) - len(valid),

@@ -239,6 +239,7 @@ def train_adapter(model_path: str | Path, pairs: Sequence[Pair], out_dir: str | 
         # ref_model=None with a PEFT model: TRL computes reference log-probs with the adapter disabled (one weight copy).
         trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset,
                              processing_class=tokenizer, peft_config=lora, callbacks=list(callbacks))
+    _quiet(trainer)
     last = get_last_checkpoint(str(out)) if out.is_dir() else None
     if last:
         log.info("resuming training from %s", last)
@@ -246,6 +247,14 @@ def train_adapter(model_path: str | Path, pairs: Sequence[Pair], out_dir: str | 
     metrics = _collect_metrics(trainer, train_output)
     _save_adapter(trainer, out, metrics, train_output.global_step, config)
     return TrainResult(str(out), str(out / ADAPTER_DIRNAME), metrics, int(train_output.global_step))
+
+
+def _quiet(trainer: Any) -> None:
+    """Training logs go to logging, not stdout: the CLI's stdout is its summary (and --json must stay JSON)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
 
 
 def _save_adapter(trainer: Any, out: Path, metrics: dict[str, float], steps: int, config: TrainConfig) -> None:

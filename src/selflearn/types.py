@@ -35,6 +35,8 @@ QUESTION_PARAMS = TOPIC_PARAMS
 PASSAGE_PARAMS = GenParams(max_new_tokens=128, min_new_tokens=1, do_sample=False, repetition_penalty=1.1)
 SAMPLE_PARAMS = GenParams(max_new_tokens=128, min_new_tokens=1, do_sample=True, temperature=1.0, repetition_penalty=1.1)
 NUM_SAMPLES = 10
+# The passage and the samples answer each question with this prompt; DPO pairs are trained on it too.
+ANSWER_PROMPT = "Answer concisely with only one sentence. {question}"
 HALLUCINATION_THRESHOLD = 0.5
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from selflearn.protocols import Generator
-from selflearn.types import NUM_SAMPLES, PASSAGE_PARAMS, SAMPLE_PARAMS, GenParams
-
-ANSWER_PROMPT = "Answer concisely with only one sentence. {question}"  # PAPER.md: passage and samples
+from selflearn.types import ANSWER_PROMPT, NUM_SAMPLES, PASSAGE_PARAMS, SAMPLE_PARAMS, GenParams
 
 
 def answer_questions(

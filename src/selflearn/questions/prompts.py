@@ -36,8 +36,6 @@ EXTERNAL_QUESTION_PROMPT = (
     "Answer with only the proposed question concisely without elaboration."
 )
 
-# The passage and the samples answer the question with this prompt (used by the scoring stage).
-PASSAGE_PROMPT = "Answer concisely with only one sentence. {question}"
 
 # The paper's deterministic baseline always asks about these topics.
 BASELINE_TOPICS = "AI, blockchain, cryptocurrency"
