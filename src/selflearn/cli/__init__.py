@@ -73,3 +73,4 @@ def main() -> None:
 from selflearn.cli import questions as _questions  # noqa: E402,F401
 from selflearn.cli import results as _results  # noqa: E402,F401
 from selflearn.cli import report as _report  # noqa: E402,F401
+from selflearn.cli import learning as _learning  # noqa: E402,F401
