@@ -73,18 +73,25 @@ def run_cycle(store: Store, config: Config, run_id: int, *, version: str, cycle:
     """One cycle, stage after stage; each stage is skipped when the store says it is done."""
     progress = progress or SilentProgress()
     workspace = Path(config.workspace) if Path(config.workspace).is_absolute() else store.workspace
-    built = build(config)
+    loaded: list = []
+
+    def built():
+        """The asking model and its collaborators, loaded only if a stage still needs them (resume)."""
+        if not loaded:
+            loaded.append(build(config))
+        return loaded[0]
+
     summary: dict = {"cycle": cycle, "run": run_id, "model": version}
 
     if _needs(store, run_id, "questions"):
         store.set_stage(run_id, "questions", "running")
-        metrics = run_questions(store, config, run_id, built=built, progress=progress, finish=False)
+        metrics = run_questions(store, config, run_id, built=built(), progress=progress, finish=False)
         store.set_stage(run_id, "questions", "done", **metrics)
     summary.update(store.stage(run_id, "questions"))
 
     if _needs(store, run_id, "curate"):
         store.set_stage(run_id, "curate", "running")
-        store.set_stage(run_id, "curate", "done", **curate_stage(store, config, run_id, built, progress))
+        store.set_stage(run_id, "curate", "done", **curate_stage(store, config, run_id, built(), progress))
     curation = store.stage(run_id, "curate")
     summary["pairs"] = curation.get("pairs", 0)
 
@@ -104,7 +111,7 @@ def run_cycle(store: Store, config: Config, run_id: int, *, version: str, cycle:
     new_version = store.stage(run_id, "integrate")["version"]
 
     if _needs(store, run_id, "evaluate"):
-        del built  # the asking model's generator is rebuilt per version inside the evaluation
+        loaded.clear()  # free the asking model: the evaluation loads each version itself
         store.set_stage(run_id, "evaluate", "running")
         store.set_stage(run_id, "evaluate", "done",
                         **evaluate_stage(store, config, run_id, before=version, after=new_version, progress=progress))
