@@ -167,13 +167,17 @@ def stages(store: Store, run_id: int) -> list[dict[str, Any]]:
     return _decode(rows, "details_json", "details")
 
 
+def _of_runs(sql: str, run_ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """sql restricted to rows of these runs (all rows for None), with its arguments."""
+    if run_ids is None:
+        return sql, []
+    return sql + f" WHERE run_id IN ({','.join('?' * len(run_ids))})", list(run_ids)
+
+
 def evaluations(store: Store, run_ids: Sequence[int] | None) -> list[dict[str, Any]]:
     """Evaluation rows (model_version, measure, value, details) of these runs, or of all runs for None."""
-    sql = "SELECT id, run_id, model_version, measure, value, details_json, created_at FROM evaluations"
-    args: list[Any] = []
-    if run_ids is not None:
-        sql += f" WHERE run_id IN ({','.join('?' * len(run_ids))})"
-        args = list(run_ids)
+    sql, args = _of_runs("SELECT id, run_id, model_version, measure, value, details_json, created_at FROM evaluations",
+                         run_ids)
     return _decode(_rows(store, sql + " ORDER BY id", args), "details_json", "details")
 
 
@@ -185,11 +189,8 @@ def pairs(store: Store, run_id: int) -> list[dict[str, Any]]:
 
 def model_versions(store: Store, run_ids: Sequence[int] | None) -> list[dict[str, Any]]:
     """Model versions produced by training (all, or those of these runs), with their evaluations pivoted."""
-    sql = "SELECT name, parent, path, base_model, run_id, status, metrics_json, created_at FROM model_versions"
-    args: list[Any] = []
-    if run_ids is not None:
-        sql += f" WHERE run_id IN ({','.join('?' * len(run_ids))})"
-        args = list(run_ids)
+    sql, args = _of_runs("SELECT name, parent, path, base_model, run_id, status, metrics_json, created_at"
+                         " FROM model_versions", run_ids)
     return _decode(_rows(store, sql + " ORDER BY created_at, name", args), "metrics_json", "metrics")
 
 
