@@ -30,7 +30,7 @@ def packaged_minilm_path() -> Path:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model: "minilm" (packaged default), a local folder, or a hub id."""
 
-    def __init__(self, name_or_path: str = DEFAULT_EMBEDDER, *, device: str | None = None, batch_size: int = 128):
+    def __init__(self, name_or_path: str = DEFAULT_EMBEDDER, *, device: str | None = None, batch_size: int = 32):
         self.name = name_or_path
         self.batch_size = batch_size
         self._device = device
