@@ -160,3 +160,15 @@ def test_serpapi_errors(monkeypatch):
             with pytest.raises(UserError, match=message) as info:
                 fetch_serpapi_trends(base_url=server.url(path))
             assert "secret-key" not in str(info.value)
+
+
+def test_packaged_topic_sets_are_what_the_extraction_script_rebuilds_from_the_paper_files(reference_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "extract_trending_topics.py"
+    done = subprocess.run([sys.executable, str(script), "--reference", str(reference_dir), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "same as" in done.stdout
