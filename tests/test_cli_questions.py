@@ -143,3 +143,39 @@ def test_default_model_with_the_offline_scorer(tmp_path):
     assert all(a.passage.strip() and len(a.samples) == 10 for a in answers.values())
     scores = store.scores(run["id"], "offline")
     assert all(0.0 <= s[1] <= 1.0 for s in scores.values() if s[0].size)
+
+
+def test_self_questioning_reads_one_batch_at_a_time(tmp_path, monkeypatch):
+    """A 100k-question run must not pull the whole run out of the store for every batch: each read while
+    asking, answering and scoring returns at most one batch of rows."""
+    import selflearn.loop as loop
+
+    sizes: list[tuple[str, int]] = []
+    for name in ("question_rows", "unanswered", "unscored", "answers", "scores", "passage_scores"):
+        original = getattr(Store, name)
+
+        def recording(self, *args, _original=original, _name=name, **kwargs):
+            rows = _original(self, *args, **kwargs)
+            if recording_on:
+                sizes.append((_name, len(rows)))
+            return rows
+        monkeypatch.setattr(Store, name, recording)
+
+    recording_on = False
+    inner = loop.run_self_questioning
+
+    def recorded_stage(*args, **kwargs):
+        nonlocal recording_on
+        recording_on = True
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            recording_on = False
+    monkeypatch.setattr(loop, "run_self_questioning", recorded_stage)
+
+    result = CliRunner().invoke(app, ["questions", "-m", "open", "-n", "40", "--batch-size", "5", *FAKE,
+                                      "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert len(sizes) >= 8 * 3, sizes  # every batch read its rows
+    assert max(size for _, size in sizes) <= 5, sizes
+    assert Store(tmp_path / "ws").count_answered(1) == 40

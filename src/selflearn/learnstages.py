@@ -54,8 +54,8 @@ def curate_stage(store: Store, config: Config, run_id: int, built: Any, progress
     evidence = store.evidence(ids)
     if config.search.reference_model:
         evidence = _with_reference_answers(config, qh, evidence)
-    answers = store.answers(ids)
-    items = [Judgement(question=q, passage=answers[qid].passage, reference=choose_reference(evidence.get(qid, [])))
+    passages = store.passages(ids)
+    items = [Judgement(question=q, passage=passages[qid], reference=choose_reference(evidence.get(qid, [])))
              for qid, q in qh]
     judge, judge_name = components.build_judge(config.search, scorer=built.parts.scorer,
                                                scorer_name=built.parts.scorer_name)
@@ -161,7 +161,8 @@ def evaluate_stage(store: Store, config: Config, run_id: int, *, before: str, af
     questions = [q for _, q in qh]
     learned = [(p.question, p.chosen) for p in store.pairs(run_id) if p.kind == "learn"]
     heldout = _heldout(store, config, [qid for qid, _ in qh])
-    selection = [store.scores(run_id, scorer_name)[qid][1] for qid, _ in qh]
+    at_selection = store.passage_scores(run_id, scorer_name)
+    selection = [at_selection[qid] for qid, _ in qh]
     result: dict[str, Any] = {"q_h": len(qh), "learned": len(learned), "heldout_texts": len(heldout),
                               "hallucination_at_selection": _mean(selection)}
     embedder = components.build_embedder(config.metrics)

@@ -21,13 +21,13 @@ def rescore_run(store: Store, run_id: int, scorer: HallucinationScorer, scorer_n
     progress = progress or SilentProgress()
     run = store.run(run_id)
     reference = reference or run["scorer"]
-    stored = store.scores(run_id, reference)
+    stored = store.passage_scores(run_id, reference)
     if not stored:
         raise UserError(f"run {run_id} has no scores from {reference!r} to compare with")
     ids = sorted(stored)
     if limit is not None and limit < len(ids):
         ids = sorted(np.random.default_rng(seed).choice(ids, size=limit, replace=False).tolist())
-    have = store.scores(run_id, scorer_name)
+    have = store.passage_scores(run_id, scorer_name)
     todo = [qid for qid in ids if qid not in have]
     with progress.task(f"rescore with {scorer_name}", total=len(ids)) as bar:
         bar.advance(len(ids) - len(todo))
@@ -39,9 +39,9 @@ def rescore_run(store: Store, run_id: int, scorer: HallucinationScorer, scorer_n
             store.add_scores(scorer_name, [(qid, np.asarray(s, float), nan_safe_mean(s))
                                            for qid, s in zip(chunk, results)])
             bar.advance(len(chunk))
-    new = store.scores(run_id, scorer_name)
-    old_avg = [stored[qid][1] for qid in ids]
-    new_avg = [new[qid][1] for qid in ids]
+    new = store.passage_scores(run_id, scorer_name)
+    old_avg = [stored[qid] for qid in ids]
+    new_avg = [new[qid] for qid in ids]
     result = agreement(old_avg, new_avg, threshold=threshold)
     return {"run": run_id, "reference": reference, "scorer": scorer_name, "n": len(ids),
             "reference_q_h": int(sum(1 for v in old_avg if not math.isnan(v) and v > threshold)),

@@ -37,6 +37,9 @@ class Components:
     model_version: str
 
 
+EMBED_CHUNK = 4096  # question embeddings computed and stored per chunk
+
+
 def batch_seed(seed: int, batch: int, salt: int) -> int:
     """A per-batch generation seed: stable across resumes, different per batch and per call."""
     return int(np.random.default_rng([seed, batch, salt]).integers(0, 2**31 - 1))
@@ -50,17 +53,22 @@ def run_self_questioning(store: Store, run_id: int, parts: Components, *, n: int
     group = len(getattr(parts.source, "words", ()) or (None,))
     batch_size = -(-batch_size // group) * group
     batches = list(range(0, n, batch_size))
-    done_before = len(store.question_rows(run_id)) - len(store.unanswered(run_id))
+    done_before = store.count_answered(run_id)
+    # Batches already proposed, answered and scored in full: skipped without reading their rows, so a resume
+    # (or a run extended to a larger n) costs one query, not a pass over everything stored.
+    finished = store.finished_batches(run_id, parts.scorer_name)
     with progress.task("questions + answers + scores", total=n) as bar:
         bar.advance(min(done_before, n))
         for batch, start in enumerate(batches):
             size = min(batch_size, n - start)
+            if finished.get(batch) == size:
+                continue
             rows = store.question_rows(run_id, batch)
             if not rows:
                 _propose(store, run_id, parts.source, batch=batch, start=start, size=size, seed=seed)
                 rows = store.question_rows(run_id, batch)
             answered = _answer(store, run_id, parts, batch=batch, seed=seed, num_samples=num_samples)
-            _score(store, run_id, parts, batch_ids=[r["id"] for r in rows])
+            _score(store, run_id, parts, batch=batch)
             bar.advance(answered)
 
 
@@ -74,7 +82,7 @@ def _propose(store: Store, run_id: int, source: QuestionSource, *, batch: int, s
 
 
 def _answer(store: Store, run_id: int, parts: Components, *, batch: int, seed: int, num_samples: int) -> int:
-    pending = [r for r in store.unanswered(run_id) if r["batch"] == batch]
+    pending = store.unanswered(run_id, batch)
     if not pending:
         return 0
     prompts = [r["prompt"] for r in pending]
@@ -87,9 +95,8 @@ def _answer(store: Store, run_id: int, parts: Components, *, batch: int, seed: i
     return len(items)
 
 
-def _score(store: Store, run_id: int, parts: Components, *, batch_ids: list[int]) -> None:
-    wanted = set(batch_ids)
-    ids = [qid for qid in store.unscored(run_id, parts.scorer_name) if qid in wanted]
+def _score(store: Store, run_id: int, parts: Components, *, batch: int) -> None:
+    ids = store.unscored(run_id, parts.scorer_name, batch)
     if not ids:
         return
     answers = store.answers(ids)
@@ -113,10 +120,12 @@ def ensure_embeddings(store: Store, ids: list[int], texts: list[str], *, field: 
     """Embeddings of texts, computed once per (question, field, embedder) and kept in the store."""
     have = store.embeddings(ids, field, embedder_name)
     missing = [(qid, text) for qid, text in zip(ids, texts) if qid not in have]
-    if missing:
-        vectors = embedder.embed([t for _, t in missing])
-        store.add_embeddings(field, embedder_name, list(zip([q for q, _ in missing], vectors)))
-        have.update({qid: v for (qid, _), v in zip(missing, vectors)})
+    # Stored chunk by chunk: a big run killed while embedding keeps what it already embedded.
+    for start in range(0, len(missing), EMBED_CHUNK):
+        chunk = missing[start:start + EMBED_CHUNK]
+        vectors = np.asarray(embedder.embed([t for _, t in chunk]), dtype=np.float32)
+        store.add_embeddings(field, embedder_name, list(zip([q for q, _ in chunk], vectors)))
+        have.update({qid: v for (qid, _), v in zip(chunk, vectors)})
     if not ids:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([have[qid] for qid in ids])

@@ -24,8 +24,8 @@ class RunSplit:
 def split_run(store: Store, run_id: int, scorer_name: str, threshold: float) -> RunSplit:
     """Order a run's scored questions into the seed's proposed_questions order."""
     rows = store.question_rows(run_id)
-    scores = store.scores(run_id, scorer_name)
-    flagged = [(r, (not math.isnan(scores[r["id"]][1])) and scores[r["id"]][1] > threshold)
+    scores = store.passage_scores(run_id, scorer_name)
+    flagged = [(r, (not math.isnan(scores[r["id"]])) and scores[r["id"]] > threshold)
                for r in rows if r["id"] in scores]
     ordered = [x for x in flagged if x[1]] + [x for x in flagged if not x[1]]
     return RunSplit([r["id"] for r, _ in ordered], [r["prompt"] for r, _ in ordered], [h for _, h in ordered])

@@ -138,11 +138,18 @@ class Store(LearningTables):
     def count_questions(self, run_id: int) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM questions WHERE run_id=?", (run_id,)).fetchone()[0])
 
-    def unanswered(self, run_id: int) -> list[sqlite3.Row]:
-        """Questions with no stored answer yet."""
-        return self.db.execute(
-            "SELECT q.* FROM questions q LEFT JOIN answers a ON a.question_id=q.id"
-            " WHERE q.run_id=? AND a.question_id IS NULL ORDER BY q.idx", (run_id,)).fetchall()
+    def count_answered(self, run_id: int) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM questions q JOIN answers a ON a.question_id=q.id"
+                                   " WHERE q.run_id=?", (run_id,)).fetchone()[0])
+
+    def unanswered(self, run_id: int, batch: int | None = None) -> list[sqlite3.Row]:
+        """Questions (of the run, or of one batch: a big run never reads all of them per batch) with no answer yet."""
+        sql = ("SELECT q.* FROM questions q LEFT JOIN answers a ON a.question_id=q.id"
+               " WHERE q.run_id=? AND a.question_id IS NULL")
+        args: tuple = (run_id,)
+        if batch is not None:
+            sql, args = sql + " AND q.batch=?", (run_id, batch)
+        return self.db.execute(sql + " ORDER BY q.idx", args).fetchall()
 
     def add_answers(self, items: Sequence[tuple[int, Answer]], model_version: str | None) -> None:
         """Store passages, their sentences and samples for (question_id, answer) pairs in one transaction."""
@@ -151,6 +158,15 @@ class Store(LearningTables):
                            [(qid, a.passage, json.dumps(a.passage_sentences), model_version) for qid, a in items])
             db.executemany("INSERT INTO samples (question_id, idx, text) VALUES (?,?,?)",
                            [(qid, i, s) for qid, a in items for i, s in enumerate(a.samples)])
+
+    def passages(self, question_ids: Sequence[int]) -> dict[int, str]:
+        """Greedy passages by question id, without the samples (what curation and reports need)."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(question_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.execute(f"SELECT question_id, passage FROM answers WHERE question_id IN ({marks})",
+                                       chunk).fetchall())
+        return out
 
     def answers(self, question_ids: Sequence[int]) -> dict[int, Answer]:
         """Stored answers by question id."""
@@ -166,13 +182,24 @@ class Store(LearningTables):
                 out[row["question_id"]].samples.append(row["text"])
         return out
 
-    def unscored(self, run_id: int, scorer: str) -> list[int]:
-        """Ids of answered questions that have no score from this scorer."""
+    def finished_batches(self, run_id: int, scorer: str) -> dict[int, int]:
+        """{batch: questions} of the batches whose every question is answered and scored by this scorer."""
         rows = self.db.execute(
-            "SELECT q.id FROM questions q JOIN answers a ON a.question_id=q.id"
-            " LEFT JOIN scores s ON s.question_id=q.id AND s.scorer=?"
-            " WHERE q.run_id=? AND s.question_id IS NULL ORDER BY q.idx", (scorer, run_id)).fetchall()
-        return [r[0] for r in rows]
+            "SELECT q.batch, COUNT(*) FROM questions q LEFT JOIN answers a ON a.question_id=q.id"
+            " LEFT JOIN scores s ON s.question_id=q.id AND s.scorer=? WHERE q.run_id=?"
+            " GROUP BY q.batch HAVING COUNT(a.question_id)=COUNT(*) AND COUNT(s.question_id)=COUNT(*)",
+            (scorer, run_id))
+        return dict(rows.fetchall())
+
+    def unscored(self, run_id: int, scorer: str, batch: int | None = None) -> list[int]:
+        """Ids of answered questions (of the run, or of one batch) that have no score from this scorer."""
+        sql = ("SELECT q.id FROM questions q JOIN answers a ON a.question_id=q.id"
+               " LEFT JOIN scores s ON s.question_id=q.id AND s.scorer=?"
+               " WHERE q.run_id=? AND s.question_id IS NULL")
+        args: tuple = (scorer, run_id)
+        if batch is not None:
+            sql, args = sql + " AND q.batch=?", (scorer, run_id, batch)
+        return [r[0] for r in self.db.execute(sql + " ORDER BY q.idx", args).fetchall()]
 
     def add_scores(self, scorer: str, items: Sequence[tuple[int, np.ndarray, float]]) -> None:
         """Store sentence scores and passage score per question (replacing an earlier score of this scorer)."""
@@ -187,6 +214,12 @@ class Store(LearningTables):
         return {r["question_id"]: (unblob(r["sentence_scores"]),
                                    math.nan if r["average_score"] is None else float(r["average_score"]))
                 for r in rows}
+
+    def passage_scores(self, run_id: int, scorer: str) -> dict[int, float]:
+        """Passage scores only (no sentence arrays) by question id; NaN where nothing was scorable."""
+        rows = self.db.execute("SELECT s.question_id, s.average_score FROM scores s JOIN questions q"
+                               " ON q.id=s.question_id WHERE q.run_id=? AND s.scorer=?", (run_id, scorer))
+        return {qid: math.nan if avg is None else float(avg) for qid, avg in rows}
 
     def scorers(self, run_id: int) -> list[str]:
         """Names of the scorers that scored this run."""
