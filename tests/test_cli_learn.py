@@ -117,3 +117,25 @@ def test_learn_resumes_after_a_kill_in_any_stage(setup, tmp_path, monkeypatch, s
     resumed = _learn(setup, ws, "--resume")
     assert resumed.exit_code == 0, resumed.output
     _check_two_cycles(ws)
+
+
+def test_training_sweep_retrains_a_stored_cycle(setup, tmp_path):
+    """scripts/sweep_training.py: the untrained model and each setting's model evaluated on the cycle's Q_H."""
+    import subprocess
+    import sys
+
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(app, ["learn", "--cycles", "1", "-c", setup["config"], "-w", str(ws)]).exit_code == 0
+    script = Path(__file__).resolve().parents[1] / "scripts" / "sweep_training.py"
+    out = tmp_path / "sweep.json"
+    done = subprocess.run([sys.executable, str(script), "-w", str(ws), "--run", "1", "--json", str(out),
+                           "--setting", "max_steps=3 learning_rate=1e-3", "--setting", "max_steps=2"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())
+    assert [r["setting"] for r in rows] == ["untrained", "max_steps=3 learning_rate=1e-3", "max_steps=2"]
+    assert [r.get("steps") for r in rows] == [None, 3, 2]
+    assert all(r["ppl_word"] > 0 and r["hallucination"] is not None for r in rows)
+    assert rows[1]["ppl_word"] != rows[0]["ppl_word"]  # the trained model is another model (step 1 of warm-up has lr 0)
+    assert {v["name"] for v in Store(ws).versions()} >= {"sweep-1-run-1", "sweep-2-run-1"}
+    assert "untrained" in done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,12 @@ def train_stage(store: Store, config: Config, run_id: int, workspace: Path, cycl
 
 
 def integrate_stage(store: Store, config: Config, run_id: int, workspace: Path, cycle: int, *, parent: str,
-                    adapter_dir: str) -> dict:
+                    adapter_dir: str, name: str | None = None) -> dict:
     """Merge the adapter into a new model version (or keep it routed: Dyn-Adapt), recorded only when complete."""
     from selflearn.versions import merge_adapter
 
     base = components.model_path(config.generation)
-    name = f"cycle-{cycle}-run-{run_id}"
+    name = name or f"cycle-{cycle}-run-{run_id}"
     if config.training.integrate == "route":
         router_path = _train_router(store, config, run_id, base, adapter_dir)
         store.add_version(name, path=adapter_dir, parent=parent, base_model=base, run_id=run_id,
@@ -151,42 +152,62 @@ def _train_router(store: Store, config: Config, run_id: int, base: str, adapter_
     return str(router.save(Path(adapter_dir).parent / "router.json"))
 
 
+@dataclass
+class EvaluationSet:
+    """What every version of a cycle is evaluated on: its Q_H, the learned reference answers, held-out texts."""
+
+    questions: list[str]
+    learned: list[tuple[str, str]]
+    heldout: list[str]
+    hallucination_at_selection: float | None
+
+
+def evaluation_set(store: Store, config: Config, run_id: int) -> EvaluationSet:
+    scorer_name = components.scorer_name(config.scoring)
+    qh = _hallucinated(store, config, run_id, scorer_name)
+    at_selection = store.passage_scores(run_id, scorer_name)
+    return EvaluationSet(questions=[q for _, q in qh],
+                         learned=[(p.question, p.chosen) for p in store.pairs(run_id) if p.kind == "learn"],
+                         heldout=_heldout(store, config, [qid for qid, _ in qh]),
+                         hallucination_at_selection=_mean([at_selection[qid] for qid, _ in qh]))
+
+
+def evaluate_version(store: Store, config: Config, run_id: int, version: str, on: EvaluationSet, *,
+                     progress: Progress, label: str = "") -> dict:
+    """One version on a cycle's evaluation set: hallucination re-scored with fresh answers, held-out perplexity,
+    overlap of greedy answers with the learned references; stored as evaluations of (run, version)."""
+    from selflearn import evaluate
+
+    title = f"evaluate {label} ({version})" if label else f"evaluate {version}"
+    with progress.task(title, total=3) as bar:
+        generator = components.load_version(store, config, version)
+        scorer = components.build_scorer(config.scoring, generator=generator,
+                                         embedder=components.build_embedder(config.metrics))
+        halluc = evaluate.hallucination_rescore(generator, scorer, SentenceSplitter(), on.questions)
+        bar.advance()
+        ppl = evaluate.perplexity(generator.model, generator.tokenizer, on.heldout) if on.heldout else {}
+        bar.advance()
+        overlap = evaluate.answer_overlap(generator, [q for q, _ in on.learned], [r for _, r in on.learned]) \
+            if on.learned else {}
+        bar.advance()
+    store.add_evaluation(run_id, version, "hallucination_on_learned_q_h", halluc["mean_score"] or math.nan,
+                         {"share_hallucinated": halluc["share_hallucinated"], "n": halluc["n"]})
+    for key, value in ppl.items():
+        store.add_evaluation(run_id, version, f"perplexity_{key}", value, {"texts": len(on.heldout)})
+    for key, value in overlap.items():
+        store.add_evaluation(run_id, version, key, value, {"n": len(on.learned)})
+    return {"version": version, "hallucination": halluc["mean_score"], "share_hallucinated": halluc["share_hallucinated"],
+            **{f"ppl_{k}": v for k, v in ppl.items()}, **overlap}
+
+
 def evaluate_stage(store: Store, config: Config, run_id: int, *, before: str, after: str,
                    progress: Progress) -> dict:
     """Hallucination on the learned Q_H, held-out perplexity and answer overlap, before and after training."""
-    from selflearn import evaluate
-
-    scorer_name = components.scorer_name(config.scoring)
-    qh = _hallucinated(store, config, run_id, scorer_name)
-    questions = [q for _, q in qh]
-    learned = [(p.question, p.chosen) for p in store.pairs(run_id) if p.kind == "learn"]
-    heldout = _heldout(store, config, [qid for qid, _ in qh])
-    at_selection = store.passage_scores(run_id, scorer_name)
-    selection = [at_selection[qid] for qid, _ in qh]
-    result: dict[str, Any] = {"q_h": len(qh), "learned": len(learned), "heldout_texts": len(heldout),
-                              "hallucination_at_selection": _mean(selection)}
-    embedder = components.build_embedder(config.metrics)
+    on = evaluation_set(store, config, run_id)
+    result: dict[str, Any] = {"q_h": len(on.questions), "learned": len(on.learned), "heldout_texts": len(on.heldout),
+                              "hallucination_at_selection": on.hallucination_at_selection}
     for label, version in (("before", before), ("after", after)):
-        with progress.task(f"evaluate {label} ({version})", total=3) as bar:
-            generator = components.load_version(store, config, version)
-            scorer = components.build_scorer(config.scoring, generator=generator, embedder=embedder)
-            halluc = evaluate.hallucination_rescore(generator, scorer, SentenceSplitter(), questions)
-            bar.advance()
-            ppl = evaluate.perplexity(generator.model, generator.tokenizer, heldout) if heldout else {}
-            bar.advance()
-            overlap = evaluate.answer_overlap(generator, [q for q, _ in learned], [r for _, r in learned]) \
-                if learned else {}
-            bar.advance()
-        store.add_evaluation(run_id, version, "hallucination_on_learned_q_h", halluc["mean_score"] or math.nan,
-                             {"share_hallucinated": halluc["share_hallucinated"], "n": halluc["n"]})
-        for key, value in ppl.items():
-            store.add_evaluation(run_id, version, f"perplexity_{key}", value, {"texts": len(heldout)})
-        for key, value in overlap.items():
-            store.add_evaluation(run_id, version, key, value, {"n": len(learned)})
-        result[label] = {"version": version, "hallucination": halluc["mean_score"],
-                         "share_hallucinated": halluc["share_hallucinated"], **{f"ppl_{k}": v for k, v in ppl.items()},
-                         **overlap}
-        del generator
+        result[label] = evaluate_version(store, config, run_id, version, on, progress=progress, label=label)
     return result
 
 
