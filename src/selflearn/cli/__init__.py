@@ -41,7 +41,8 @@ def open_store(workspace: str):
 def console():
     from rich.console import Console
 
-    return Console()
+    # Piped into a log (make demo > log), rich would squeeze the tables into 80 columns: give them room.
+    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=140)
 
 
 def main() -> None:
