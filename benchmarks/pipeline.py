@@ -1,6 +1,6 @@
 """Self-questioning end to end, the reference-faithful way vs the project's pipeline, side by side in one process.
 
-    python benchmarks/pipeline.py [--questions 16] [--method auto|oracle|open] [--engine transformers|llamacpp]
+    python benchmarks/pipeline.py [--questions 16] [--method auto|oracle|open] [--engine auto|transformers|llamacpp]
                                   [--rounds 2] [--threads N] [--n-seq 32] [--compare-sampling]
 
 (a) reference: one question at a time, as the paper's code ran: topics, question, greedy passage, then its 10
@@ -298,7 +298,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=int, default=16)
     parser.add_argument("--method", default="auto", help="auto: oracle if its WordNet cache is built, else open")
-    parser.add_argument("--engine", choices=("transformers", "llamacpp"), default="llamacpp")
+    parser.add_argument("--engine", choices=("auto", "transformers", "llamacpp"), default="auto",
+                        help="auto: llamacpp if llama-cpp-python is installed (the optional extra), else transformers")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16, help="pipeline: questions per stored batch")
     parser.add_argument("--threads", type=int, default=None)
@@ -312,6 +313,11 @@ def main() -> None:
         return compare_sampling(args)
     if args.method == "auto":
         args.method = "oracle" if wordnet_cache_built() else "open"
+    if args.engine == "auto":
+        import importlib.util
+
+        args.engine = "llamacpp" if importlib.util.find_spec("llama_cpp") else "transformers"
+        logging.info("engine: %s", args.engine)
     clock = Clock()
     started = time.perf_counter()
     parts = build_parts(args, clock)
