@@ -119,13 +119,29 @@ def test_learn_resumes_after_a_kill_in_any_stage(setup, tmp_path, monkeypatch, s
     _check_two_cycles(ws)
 
 
-def test_training_sweep_retrains_a_stored_cycle(setup, tmp_path):
-    """scripts/sweep_training.py: the untrained model and each setting's model evaluated on the cycle's Q_H."""
+def test_training_sweep_retrains_a_stored_cycle(setup, tmp_path, monkeypatch):
+    """scripts/sweep_training.py: the untrained model and each setting's model evaluated on the cycle's Q_H.
+    Also: the cycle's answer overlap asks the learned questions with the prompt the pairs were trained on."""
     import subprocess
     import sys
 
+    import selflearn.evaluate as evaluate
+    from selflearn.types import ANSWER_PROMPT
+
+    asked = []
+    overlap = evaluate.answer_overlap
+
+    def recording_overlap(generator, questions, references, **kwargs):
+        asked.extend(kwargs.get("prompt_template", "{question}").format(question=q) for q in questions)
+        return overlap(generator, questions, references, **kwargs)
+    monkeypatch.setattr(evaluate, "answer_overlap", recording_overlap)
+
     ws = tmp_path / "ws"
     assert CliRunner().invoke(app, ["learn", "--cycles", "1", "-c", setup["config"], "-w", str(ws)]).exit_code == 0
+    learned = [p for p in Store(ws).pairs(1) if p.kind == "learn"]
+    assert learned and len(asked) == 2 * len(learned)  # before and after
+    assert all(turn == ANSWER_PROMPT.format(question=p.question) and turn in p.prompt
+               for turn, p in zip(asked, learned))
     script = Path(__file__).resolve().parents[1] / "scripts" / "sweep_training.py"
     out = tmp_path / "sweep.json"
     done = subprocess.run([sys.executable, str(script), "-w", str(ws), "--run", "1", "--json", str(out),

@@ -143,7 +143,7 @@ def answer_overlap(generator: Generator, questions: Sequence[str | Question], re
                    *, prompt_template: str = "{question}", with_answers: bool = False) -> dict[str, Any]:
     """Greedy answers (64 new tokens) vs the learned reference answers: {rouge_lsum, bleu} (+ answers if asked).
 
-    The prompt is the bare question by default: that is the prompt the DPO pairs were trained on.
+    The prompt is the bare question by default; a learning cycle passes the passage prompt its pairs were trained on.
     """
     qs = [_text(q) for q in questions]
     if len(qs) != len(references):

@@ -102,7 +102,7 @@ def train_stage(store: Store, config: Config, run_id: int, workspace: Path, cycl
 
     t = config.training
     train_config = TrainConfig(method=t.method, lora_r=t.lora_r, lora_alpha=t.lora_alpha,
-                               lora_dropout=t.lora_dropout, beta=t.beta, max_length=t.max_length,
+                               lora_dropout=t.lora_dropout, beta=t.beta, sft_weight=t.sft_weight, max_length=t.max_length,
                                max_prompt_length=t.max_prompt_length, learning_rate=t.learning_rate,
                                num_train_epochs=t.epochs, max_steps=t.max_steps,
                                per_device_train_batch_size=t.batch_size,
@@ -187,8 +187,9 @@ def evaluate_version(store: Store, config: Config, run_id: int, version: str, on
         bar.advance()
         ppl = evaluate.perplexity(generator.model, generator.tokenizer, on.heldout) if on.heldout else {}
         bar.advance()
-        overlap = evaluate.answer_overlap(generator, [q for q, _ in on.learned], [r for _, r in on.learned]) \
-            if on.learned else {}
+        # Asked as the pairs were trained on (the passage prompt in the model's chat format), not as bare questions.
+        overlap = evaluate.answer_overlap(generator, [q for q, _ in on.learned], [r for _, r in on.learned],
+                                          prompt_template=ANSWER_PROMPT) if on.learned else {}
         bar.advance()
     store.add_evaluation(run_id, version, "hallucination_on_learned_q_h", halluc["mean_score"] or math.nan,
                          {"share_hallucinated": halluc["share_hallucinated"], "n": halluc["n"]})
