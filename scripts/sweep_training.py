@@ -7,8 +7,8 @@ held-out perplexity, ROUGE/BLEU against the learned answers), next to the untrai
         --setting "learning_rate=2e-4 batch_size=1 gradient_accumulation_steps=1"
 
 The run must be a learning cycle whose curation is done (its pairs are in the store). Each setting overrides
-[training] keys of the run's stored config; its adapter and merged model go to <workspace>/sweep/<i>/ and it is
-recorded as model version sweep-<i>-run-<run>. This is how the [training] section of configs/smollm2-135m.toml was
+[training] keys of the run's stored config; its adapter and merged model go to <workspace>/sweep/<i>/ (i numbered
+on from earlier sweeps) and it is recorded as model version sweep-<i>-run-<run>. This is how the [training] section of configs/smollm2-135m.toml was
 chosen (README, "Learning on the default model").
 """
 
@@ -60,9 +60,12 @@ def main() -> None:
     with RichProgress() as progress:
         before = evaluate_version(store, base_config, args.run, "base", on, progress=progress)
         rows.append({"setting": "untrained", **before})
-        for i, text in enumerate(args.setting, 1):
+        sweep_dir = Path(store.workspace) / "sweep"
+        # Numbered after earlier sweeps: a finished adapter or merged model in a reused folder would be taken as is.
+        first = 1 + max((int(p.name) for p in sweep_dir.glob("*") if p.name.isdigit()), default=0)
+        for i, text in enumerate(args.setting, first):
             config = apply(from_dict(run["config"]), parse_setting(text), source="--setting")
-            folder = Path(store.workspace) / "sweep" / str(i)
+            folder = sweep_dir / str(i)
             start = time.perf_counter()
             try:
                 trained = train_stage(store, config, args.run, folder, cycle=0, progress=progress)

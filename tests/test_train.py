@@ -180,6 +180,18 @@ def test_sft_option_trains_on_learn_pairs(base_dir, tmp_path):
 
 
 @pytest.mark.integration
+def test_dpo_with_sft_weight_adds_the_chosen_nll(base_dir, tmp_path):
+    """sft_weight > 0: TRL's combined loss (sigmoid DPO + weight x NLL of the chosen answer), same steps."""
+    from selflearn.train import train_adapter
+
+    pure = train_adapter(base_dir, some_pairs(), tmp_path / "dpo", fast_config(max_steps=2))
+    mixed = train_adapter(base_dir, some_pairs(), tmp_path / "rpo", fast_config(max_steps=2, sft_weight=1.0))
+    assert mixed.steps == pure.steps == 2
+    # A random tiny model's NLL per token is several nats; DPO's loss starts at log 2.
+    assert mixed.metrics["train_loss"] > pure.metrics["train_loss"] + 1.0
+
+
+@pytest.mark.integration
 def test_resume_after_interrupted_run(base_dir, tmp_path):
     from transformers import TrainerCallback
 

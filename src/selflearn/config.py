@@ -99,6 +99,7 @@ class TrainingConfig:
     lora_alpha: int = 128
     lora_dropout: float = 0.05
     beta: float = 0.1
+    sft_weight: float = 0.0  # dpo: > 0 adds the chosen answer's NLL with this weight (0 = the paper's pure DPO)
     max_length: int = 512
     max_prompt_length: int = 256
     max_steps: int = -1

@@ -50,6 +50,7 @@ class TrainConfig:
     lora_bias: str = "none"
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
     beta: float = 0.1
+    sft_weight: float = 0.0  # DPO only: > 0 adds this weight x the NLL of the chosen answer (RPO-style)
     max_length: int = 512
     max_prompt_length: int = 256
     learning_rate: float = 3e-5
@@ -72,6 +73,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in ("dpo", "sft"):
             raise UserError(f"unknown training method {self.method!r}: use 'dpo' or 'sft'")
+        if self.sft_weight < 0:
+            raise UserError(f"sft_weight must be >= 0, not {self.sft_weight}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise UserError(f"unknown precision {self.precision!r}: use 'auto', 'bf16' or 'fp32'")
 
@@ -156,6 +159,11 @@ def _trainer_args(config: TrainConfig, out_dir: Path) -> Any:
         return SFTConfig(**common)
     from trl import DPOConfig
 
+    if config.sft_weight > 0:
+        # DPO's preference loss plus the chosen answer's NLL: the model moves towards the learned answer itself,
+        # not only away from its rejected one (TRL combines listed loss types with these weights).
+        return DPOConfig(beta=config.beta, loss_type=["sigmoid", "sft"], loss_weights=[1.0, config.sft_weight],
+                         **common)
     return DPOConfig(beta=config.beta, **common)
 
 
