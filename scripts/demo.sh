@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 WS=${WORKSPACE:-workspace}
 N=${N:-8}
 SL=.venv/bin/selflearn
-$SL questions --method all -n "$N" -w "$WS"
-$SL learn --cycles "${CYCLES:-1}" -n "${LEARN_N:-16}" -w "$WS"
+$SL questions --method all -n "$N" -c smollm2-135m -w "$WS"
+$SL learn --cycles "${CYCLES:-1}" -n "${LEARN_N:-16}" -c smollm2-135m -w "$WS"
 $SL report -w "$WS" -o "$WS/report.html"
 echo "report: $WS/report.html"
