@@ -69,6 +69,9 @@ class FakeServer:
             return 503, {"error": {"message": "loading model"}}, {}
         if fail:
             return 429, {"error": {"message": "slow down"}}, {"Retry-After": "0.01"}
+        if self.mode == "strict" and {"repetition_penalty", "min_tokens"} & set(body):
+            extra = {"repetition_penalty", "min_tokens"} & set(body)
+            return 422, {"detail": f"Unexpected fields in the request: {extra}"}, {}  # as transformers serve says
         time.sleep(0.02)  # long enough for requests to overlap
         prompt = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
         n = 1 if self.mode == "ignore_n" else body.get("n", 1)
@@ -125,6 +128,17 @@ def test_greedy_sends_temperature_zero_once(server):
     body = srv.requests[0]
     assert body["temperature"] == 0.0 and body["n"] == 1
     assert "repetition_penalty" not in body and "seed" not in body
+
+
+def test_strict_server_refusing_extra_fields_is_asked_without_them(server):
+    srv = server("strict")
+    gen = make(srv.url, max_retries=0)
+    params = SAMPLE_PARAMS.with_(min_new_tokens=5)
+    out = gen.generate(["q?"], n=2, params=params)
+    assert len(out[0]) == 2 and gen.unsupported == {"repetition_penalty", "min_tokens"}
+    assert len(srv.requests) == 2 and not {"repetition_penalty", "min_tokens"} & set(srv.requests[1])
+    gen.generate(["again?"], n=2, params=params)
+    assert len(srv.requests) == 3  # remembered: not refused again
 
 
 def test_retries_503_twice_then_succeeds(server):

@@ -25,6 +25,9 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_BACKOFF_S = 30.0
 
 
+EXTRA_FIELDS = ("repetition_penalty", "min_tokens")  # sampling fields beyond OpenAI's API (vLLM, llama.cpp)
+
+
 class OpenAIGenerator:
     """A Generator backed by /v1/chat/completions (or /v1/completions with chat=False) of any compatible server."""
 
@@ -51,6 +54,7 @@ class OpenAIGenerator:
         self.chat_format = chat_format or ChatFormat()
         self.backoff = backoff  # first retry waits about this long, doubling after each failure
         self.name = f"openai:{model}"
+        self.unsupported: set[str] = set()  # extra fields this server refused; not sent again
 
     def generate(self, prompts: Sequence[str], *, n: int = 1, params: GenParams) -> list[list[str]]:
         """n completions per prompt, in order; greedy n>1 asks once and returns copies."""
@@ -99,14 +103,16 @@ class OpenAIGenerator:
             body["repetition_penalty"] = params.repetition_penalty  # vLLM's extra sampling field
         if params.min_new_tokens > 1:
             body["min_tokens"] = params.min_new_tokens  # vLLM's extra field; OpenAI itself has none
-        return body
+        return {k: v for k, v in body.items() if k not in self.unsupported}
 
     def _post(self, client: Any, payload: dict[str, Any]) -> dict[str, Any]:
         """POST with retries on connection errors, 429 and 5xx; other 4xx become a UserError."""
         import httpx
 
         path = "/chat/completions" if self.chat else "/completions"
-        for attempt in range(self.max_retries + 1):
+        attempt = -1
+        while attempt < self.max_retries:
+            attempt += 1
             last = attempt == self.max_retries
             try:
                 response = client.post(path, json=payload)
@@ -124,9 +130,19 @@ class OpenAIGenerator:
                 self._sleep(attempt, response.headers.get("retry-after"), f"HTTP {response.status_code}")
                 continue
             if response.status_code >= 400:
-                raise UserError(f"{self.base_url}{path}: {response.status_code} {_server_message(response)}")
+                message = _server_message(response)
+                refused = [k for k in EXTRA_FIELDS if k in payload and k in message]
+                if response.status_code in (400, 422) and refused:
+                    # A strict server (transformers serve, OpenAI itself) refuses vLLM's extra sampling fields:
+                    # sample without them from now on rather than fail the run.
+                    log.warning("%s refuses %s; sampling without it", self.base_url, ", ".join(refused))
+                    self.unsupported.update(refused)
+                    payload = {k: v for k, v in payload.items() if k not in refused}
+                    attempt -= 1  # not a failed attempt: the same request, asked the way this server accepts
+                    continue
+                raise UserError(f"{self.base_url}{path}: {response.status_code} {message}")
             return response.json()
-        raise AssertionError("unreachable")
+        raise UserError(f"{self.base_url}{path}: no answer after {self.max_retries + 1} attempts")
 
     def _sleep(self, attempt: int, retry_after: str | None, why: str) -> None:
         """Wait before the next attempt: Retry-After when the server gives one, else back-off with jitter."""
