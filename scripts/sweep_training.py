@@ -44,6 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+    from selflearn.components import build_embedder
     from selflearn.config import apply, from_dict
     from selflearn.errors import UserError
     from selflearn.learnstages import evaluate_version, evaluation_set, integrate_stage, train_stage
@@ -56,9 +57,10 @@ def main() -> None:
         raise SystemExit(f"run {args.run} has no curated pairs in {store.path}")
     base_config = from_dict(run["config"])
     on = evaluation_set(store, base_config, args.run)
+    embedder = build_embedder(base_config.metrics)
     rows = []
     with RichProgress() as progress:
-        before = evaluate_version(store, base_config, args.run, "base", on, progress=progress)
+        before = evaluate_version(store, base_config, args.run, "base", on, progress=progress, embedder=embedder)
         rows.append({"setting": "untrained", **before})
         sweep_dir = Path(store.workspace) / "sweep"
         # Numbered after earlier sweeps: a finished adapter or merged model in a reused folder would be taken as is.
@@ -77,7 +79,8 @@ def main() -> None:
                 print(f"setting {text!r}: {exc}", file=sys.stderr)
                 continue
             seconds = time.perf_counter() - start
-            after = evaluate_version(store, config, args.run, version["version"], on, progress=progress)
+            after = evaluate_version(store, config, args.run, version["version"], on, progress=progress,
+                                     embedder=embedder)
             rows.append({"setting": text, "train_seconds": round(seconds), "steps": trained["steps"],
                          "train_loss": trained["metrics"].get("train_loss"), **after})
     print(f"run {args.run}: {len(on.questions)} Q_H (hallucination {on.hallucination_at_selection:.3f} when "

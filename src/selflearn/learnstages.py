@@ -102,8 +102,9 @@ def train_stage(store: Store, config: Config, run_id: int, workspace: Path, cycl
 
     t = config.training
     train_config = TrainConfig(method=t.method, lora_r=t.lora_r, lora_alpha=t.lora_alpha,
-                               lora_dropout=t.lora_dropout, beta=t.beta, sft_weight=t.sft_weight, max_length=t.max_length,
-                               max_prompt_length=t.max_prompt_length, learning_rate=t.learning_rate,
+                               lora_dropout=t.lora_dropout, beta=t.beta, sft_weight=t.sft_weight,
+                               max_length=t.max_length, max_prompt_length=t.max_prompt_length,
+                               learning_rate=t.learning_rate,
                                num_train_epochs=t.epochs, max_steps=t.max_steps,
                                per_device_train_batch_size=t.batch_size,
                                gradient_accumulation_steps=t.gradient_accumulation_steps,
@@ -173,7 +174,7 @@ def evaluation_set(store: Store, config: Config, run_id: int) -> EvaluationSet:
 
 
 def evaluate_version(store: Store, config: Config, run_id: int, version: str, on: EvaluationSet, *,
-                     progress: Progress, label: str = "") -> dict:
+                     progress: Progress, label: str = "", embedder: Any = None) -> dict:
     """One version on a cycle's evaluation set: hallucination re-scored with fresh answers, held-out perplexity,
     overlap of greedy answers with the learned references; stored as evaluations of (run, version)."""
     from selflearn import evaluate
@@ -182,7 +183,7 @@ def evaluate_version(store: Store, config: Config, run_id: int, version: str, on
     with progress.task(title, total=3) as bar:
         generator = components.load_version(store, config, version)
         scorer = components.build_scorer(config.scoring, generator=generator,
-                                         embedder=components.build_embedder(config.metrics))
+                                         embedder=embedder or components.build_embedder(config.metrics))
         halluc = evaluate.hallucination_rescore(generator, scorer, SentenceSplitter(), on.questions)
         bar.advance()
         ppl = evaluate.perplexity(generator.model, generator.tokenizer, on.heldout) if on.heldout else {}
@@ -197,8 +198,8 @@ def evaluate_version(store: Store, config: Config, run_id: int, version: str, on
         store.add_evaluation(run_id, version, f"perplexity_{key}", value, {"texts": len(on.heldout)})
     for key, value in overlap.items():
         store.add_evaluation(run_id, version, key, value, {"n": len(on.learned)})
-    return {"version": version, "hallucination": halluc["mean_score"], "share_hallucinated": halluc["share_hallucinated"],
-            **{f"ppl_{k}": v for k, v in ppl.items()}, **overlap}
+    return {"version": version, "hallucination": halluc["mean_score"],
+            "share_hallucinated": halluc["share_hallucinated"], **{f"ppl_{k}": v for k, v in ppl.items()}, **overlap}
 
 
 def evaluate_stage(store: Store, config: Config, run_id: int, *, before: str, after: str,
@@ -207,8 +208,10 @@ def evaluate_stage(store: Store, config: Config, run_id: int, *, before: str, af
     on = evaluation_set(store, config, run_id)
     result: dict[str, Any] = {"q_h": len(on.questions), "learned": len(on.learned), "heldout_texts": len(on.heldout),
                               "hallucination_at_selection": on.hallucination_at_selection}
+    embedder = components.build_embedder(config.metrics)  # loaded once for both versions
     for label, version in (("before", before), ("after", after)):
-        result[label] = evaluate_version(store, config, run_id, version, on, progress=progress, label=label)
+        result[label] = evaluate_version(store, config, run_id, version, on, progress=progress, label=label,
+                                         embedder=embedder)
     return result
 
 
